@@ -1,0 +1,20 @@
+"""The REST API, version 1: each app contributes its routes here."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from apps.accounts import api as accounts_api
+from apps.audit import api as audit_api
+from apps.core import api as core_api
+
+router = DefaultRouter()
+router.register("teams", accounts_api.TeamViewSet, basename="team")
+router.register("tokens", accounts_api.ApiTokenViewSet, basename="token")
+router.register("audit-events", audit_api.AuditEventViewSet, basename="auditevent")
+router.register("operations", core_api.OperationViewSet, basename="operation")
+
+urlpatterns = [
+    path("me/", accounts_api.MeView.as_view(), name="api-me"),
+    path("", include(router.urls)),
+    path("<path:unknown>", core_api.not_found, name="api-not-found"),
+]

@@ -1,0 +1,5 @@
+"""Celery app and the adapters only workers use (kube, prometheus, drift, sandbox)."""
+
+from worker.celery import app
+
+__all__ = ["app"]
