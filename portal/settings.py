@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.audit",
+    "apps.clusters",
+    "apps.catalog",
+    "apps.registry",
 ]
 
 MIDDLEWARE = [

@@ -32,5 +32,6 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Each app adds its periodic tasks below, one entry each.
 }
 app.autodiscover_tasks()
