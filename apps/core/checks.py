@@ -31,7 +31,7 @@ def check_broker_url(app_configs: Any, **kwargs: Any) -> list[Any]:
     return []
 
 
-@register(Tags.database)
+@register(Tags.security, deploy=True)
 def check_database_engine(app_configs: Any, **kwargs: Any) -> list[Any]:
     engine = settings.DATABASES["default"]["ENGINE"]
     if not settings.DEBUG and engine.endswith("sqlite3"):

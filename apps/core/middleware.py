@@ -30,3 +30,24 @@ class RequestIdMiddleware:
             reset_request_id(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class AdminOperatorsOnlyMiddleware:
+    """A signed-in user who is not an operator gets 403 on the admin console, rather than
+    the admin's login form (which would suggest they merely need another password)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            request.path.startswith("/admin/")
+            and user is not None
+            and user.is_authenticated
+            and not (user.is_active and user.is_staff)
+        ):
+            from apps.core.views import permission_denied
+
+            return permission_denied(request)
+        return self.get_response(request)

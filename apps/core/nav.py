@@ -24,6 +24,7 @@ class NavItem:
 NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", "/$"),
     NavItem("Teams", "accounts:team-list", "/accounts/teams"),
+    NavItem("Models", "registry:model-list", "/models"),
     NavItem("Operations", "operation-list", "/operations"),
     NavItem("Audit", "audit:event-list", "/audit"),
     NavItem("Admin", "admin:index", "/admin", is_operator),

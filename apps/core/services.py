@@ -22,7 +22,7 @@ from apps.audit.services import describe, record
 from apps.core.choices import OperationStatus
 from apps.core.errors import DomainError, NotAllowed
 from apps.core.models import Operation
-from apps.core.operations import get_kind
+from apps.core.operations import OperationKind, get_kind
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +118,18 @@ def fail_operation(op: Operation, *, error: str, transient: bool) -> float | Non
         if transient:
             error = f"{error} (gave up after {op.attempts} attempts)"
         _finish(op, status=OperationStatus.FAILED, result=op.result, error=error)
-        hook = get_kind(op.kind).on_failure
+        kind = _kind_or_none(op.kind)
+        hook = kind.on_failure if kind else None
         if hook is not None:
             hook(op)
     return None
+
+
+def _kind_or_none(name: str) -> OperationKind | None:
+    try:
+        return get_kind(name)
+    except LookupError:
+        return None
 
 
 def backoff_seconds(attempt: int) -> float:

@@ -11,6 +11,7 @@ from django.db import transaction
 # Each app with demo data has a ``demo.seed(out)``; accounts comes first (others need teams).
 DEMO_MODULES = [
     "apps.accounts.demo",
+    "apps.registry.demo",
 ]
 
 
