@@ -8,6 +8,7 @@ from apps.audit import api as audit_api
 from apps.catalog import api as catalog_api
 from apps.clusters import api as clusters_api
 from apps.core import api as core_api
+from apps.quotas import api as quotas_api
 from apps.registry import api as registry_api
 
 router = DefaultRouter()
@@ -18,6 +19,7 @@ router.register("operations", core_api.OperationViewSet, basename="operation")
 clusters_api.register(router)
 catalog_api.register(router)
 registry_api.register(router)
+quotas_api.register(router)
 
 urlpatterns = [
     path("me/", accounts_api.MeView.as_view(), name="api-me"),

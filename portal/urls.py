@@ -13,6 +13,7 @@ urlpatterns = [
     path("clusters/", include("apps.clusters.urls")),
     path("catalog/", include("apps.catalog.urls")),
     path("models/", include("apps.registry.urls")),
+    path("quotas/", include("apps.quotas.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("portal.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
