@@ -182,12 +182,16 @@ def live_worker(celery_worker_process: WorkerProcess) -> Iterator[WorkerProcess]
 
     previous = (app.conf.broker_url, app.conf.task_default_queue, app.conf.broker_transport_options)
     app.conf.task_always_eager = False
-    app.conf.broker_url = celery_worker_process.broker_url
-    app.conf.task_default_queue = celery_worker_process.queue
-    app.conf.broker_transport_options = celery_worker_process.transport_options
+    app.conf.update(
+        broker_url=celery_worker_process.broker_url,
+        task_default_queue=celery_worker_process.queue,
+        broker_transport_options=celery_worker_process.transport_options,
+    )
     _reset_broker_pools(app)
     yield celery_worker_process
-    app.conf.broker_url, app.conf.task_default_queue, app.conf.broker_transport_options = previous
+    app.conf.update(
+        broker_url=previous[0], task_default_queue=previous[1], broker_transport_options=previous[2]
+    )
     _reset_broker_pools(app)
     app.conf.task_always_eager = True
 

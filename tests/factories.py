@@ -46,14 +46,14 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
 def member_of(team: Team, *, role: str = "member", **user_fields: Any) -> Any:
     """A new user who belongs to ``team`` with ``role``."""
-    user = UserFactory(**user_fields)
-    MembershipFactory(user=user, team=team, role=role)
+    user = UserFactory.create(**user_fields)
+    MembershipFactory.create(user=user, team=team, role=role)
     return user
 
 
 def platform_lead(**user_fields: Any) -> Any:
     """A new user in the platform-leads group."""
-    user = UserFactory(**user_fields)
+    user = UserFactory.create(**user_fields)
     group, _ = Group.objects.get_or_create(name=settings.PLATFORM_LEADS_GROUP)
     user.groups.add(group)
     return user
@@ -61,4 +61,4 @@ def platform_lead(**user_fields: Any) -> Any:
 
 def operator(**user_fields: Any) -> Any:
     """A new staff user (an operator of the admin console)."""
-    return UserFactory(is_staff=True, is_superuser=True, **user_fields)
+    return UserFactory.create(is_staff=True, is_superuser=True, **user_fields)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.models import User
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -40,12 +41,12 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
-        user = request.user
+        user = cast(User, request.user)  # IsAuthenticated has let only signed-in users through
         token = request.auth if isinstance(request.auth, ApiToken) else None
         data = {
             "username": user.get_username(),
             "email": getattr(user, "email", ""),
-            "full_name": user.get_full_name(),  # type: ignore[union-attr]
+            "full_name": user.get_full_name(),
             "roles": role_labels(user),
             "is_platform_lead": is_platform_lead(user),
             "is_operator": is_operator(user),

@@ -26,8 +26,10 @@ class TokenForm(forms.Form):
 
     def __init__(self, *args: Any, maintained_teams: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = (
-            maintained_teams if maintained_teams is not None else (Team.objects.none())
+        team_field = self.fields["team"]
+        assert isinstance(team_field, forms.ModelChoiceField)
+        team_field.queryset = (
+            maintained_teams if maintained_teams is not None else Team.objects.none()
         )
 
 

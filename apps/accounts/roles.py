@@ -42,7 +42,7 @@ def _memberships(user: Any) -> dict[int, str]:
 
     if not user.is_authenticated:
         return {}
-    return _cached(  # type: ignore[no-any-return]
+    return _cached(
         user,
         "_tarmac_memberships",
         lambda: dict(Membership.objects.filter(user=user).values_list("team_id", "role")),

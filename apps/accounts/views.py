@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,10 +16,11 @@ from apps.accounts.forms import AddMemberForm, TokenForm
 from apps.accounts.models import ApiToken, Membership, Team
 from apps.accounts.roles import can_maintain, is_operator, maintained_team_ids
 from apps.core.errors import DomainError
+from apps.core.http import AuthedHttpRequest
 
 
 @login_required
-def team_list(request: HttpRequest) -> HttpResponse:
+def team_list(request: AuthedHttpRequest) -> HttpResponse:
     """My teams first, then every other team (ownership is public inside the org)."""
     mine = Team.objects.of_user(request.user)
     others = Team.objects.visible_to(request.user).exclude(pk__in=mine.values("pk"))
@@ -27,7 +28,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def team_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def team_detail(request: AuthedHttpRequest, slug: str) -> HttpResponse:
     team = get_object_or_404(Team.objects.visible_to(request.user), slug=slug)
     memberships = team.memberships.select_related("user").order_by("role", "user__username")
     maintain = can_maintain(request.user, team.pk)
@@ -58,7 +59,7 @@ def team_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def member_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def member_remove(request: AuthedHttpRequest, slug: str, pk: int) -> HttpResponse:
     membership = get_object_or_404(
         Membership.objects.select_related("team", "user"), pk=pk, team__slug=slug
     )
@@ -80,7 +81,7 @@ def _maintained(user: Any) -> Any:
 
 
 @login_required
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: AuthedHttpRequest) -> HttpResponse:
     """Your tokens and your teams' tokens; create one (its key is shown once)."""
     form = TokenForm(request.POST or None, maintained_teams=_maintained(request.user))
     new_key = None
@@ -109,7 +110,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken.objects.visible_to(request.user), pk=pk)
     try:
         services.revoke_token(token, actor=request.user, reason=request.POST.get("reason", ""))

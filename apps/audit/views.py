@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from apps.audit.filters import AuditEventFilter
 from apps.audit.models import AuditEvent
 from apps.audit.pagination import keyset_page
+from apps.core.http import AuthedHttpRequest
 
 PAGE_SIZE = 50
 
@@ -21,7 +22,7 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 @login_required
-def event_list(request: HttpRequest) -> HttpResponse:
+def event_list(request: AuthedHttpRequest) -> HttpResponse:
     base = AuditEvent.objects.visible_to(request.user).select_related("team")
     filterset = AuditEventFilter(request.GET or None, queryset=base)
     queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else base
@@ -42,7 +43,7 @@ def event_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def event_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def event_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(
         AuditEvent.objects.visible_to(request.user).select_related("team", "actor"), pk=pk
     )

@@ -25,6 +25,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Home", "home", "/$"),
     NavItem("Teams", "accounts:team-list", "/accounts/teams"),
     NavItem("Models", "registry:model-list", "/models"),
+    NavItem("Catalog", "catalog:entity-list", "/catalog"),
     NavItem("Operations", "operation-list", "/operations"),
     NavItem("Audit", "audit:event-list", "/audit"),
     NavItem("Admin", "admin:index", "/admin", is_operator),

@@ -19,6 +19,7 @@ from apps.audit.models import AuditEvent
 from apps.core import services
 from apps.core.choices import OperationStatus
 from apps.core.errors import DomainError
+from apps.core.http import AuthedHttpRequest
 from apps.core.models import Operation
 from apps.core.nav import APPROVAL_SOURCES, OPEN_REQUEST_SOURCES
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedHttpRequest) -> HttpResponse:
     """The user's teams, their open requests and — for leads — what awaits approval."""
     user = request.user
     teams = Team.objects.of_user(user).prefetch_related("memberships__user")
@@ -53,7 +54,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def operation_list(request: HttpRequest) -> HttpResponse:
+def operation_list(request: AuthedHttpRequest) -> HttpResponse:
     """Operations the user may see, newest first, filterable by status and kind."""
     ops = Operation.objects.visible_to(request.user).select_related("team", "created_by")
     status = request.GET.get("status", "")
@@ -79,7 +80,7 @@ def operation_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def operation_detail(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     op = get_object_or_404(
         Operation.objects.visible_to(request.user).select_related("team", "created_by"), pk=pk
     )
@@ -91,7 +92,7 @@ def operation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def operation_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def operation_retry(request: AuthedHttpRequest, pk: int) -> HttpResponse:
     op = get_object_or_404(Operation.objects.visible_to(request.user), pk=pk)
     try:
         op = services.retry_operation(op, actor=request.user, reason=request.POST.get("reason", ""))
@@ -108,7 +109,7 @@ def operation_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_health_check(request: HttpRequest) -> HttpResponse:
+def run_health_check(request: AuthedHttpRequest) -> HttpResponse:
     """Queue a health-check operation: web → broker → worker → database and back."""
     op = services.create_operation(kind="core.health_check", actor=request.user)
     return redirect("operation-detail", pk=op.pk)

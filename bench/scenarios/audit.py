@@ -34,7 +34,7 @@ def _setup_people() -> tuple[list[int], list[int]]:
         Team.objects.get_or_create(slug=f"bench-team-{i}", defaults={"name": f"Bench {i}"})[0]
         for i in range(TEAMS)
     ]
-    users = [UserFactory(username=f"bench-user-{i}") for i in range(USERS)]
+    users = [UserFactory.create(username=f"bench-user-{i}") for i in range(USERS)]
     for i, user in enumerate(users):
         Membership.objects.get_or_create(user=user, team=teams[i % TEAMS])
     return [t.pk for t in teams], [u.pk for u in users]
@@ -86,7 +86,7 @@ def _fill_to(target: int, team_ids: list[int], user_ids: list[int]) -> None:
 def run(ctx: Context) -> None:
     team_ids, user_ids = _setup_people()
     lead = platform_lead(username="bench-lead")
-    member = UserFactory(username="bench-user-7")
+    member = UserFactory.create(username="bench-user-7")
     lead_client = ctx.client_for(lead)
     api = ctx.api_client_for(lead)
     _fill_to(ctx.pick(FULL, SMALL), team_ids, user_ids)

@@ -71,7 +71,13 @@ def _watch(page: Any) -> Any:
         ),
     )
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+    # A request aborted because the page navigated away is not a broken file.
+    page.on(
+        "requestfailed",
+        lambda req: problems.append(f"request failed: {req.url} ({req.failure})")
+        if "ERR_ABORTED" not in (req.failure or "")
+        else None,
+    )
     page.on(
         "response",
         lambda resp: (

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def _people() -> dict[str, Any]:
-    team = TeamFactory(slug="vision", name="Vision")
+    team = TeamFactory.create(slug="vision", name="Vision")
     return {
         "data scientist": member_of(team, username="dora", role="maintainer"),
         "platform lead": platform_lead(username="lena"),

@@ -12,6 +12,7 @@ from django.db import transaction
 DEMO_MODULES = [
     "apps.accounts.demo",
     "apps.registry.demo",
+    "apps.catalog.demo",
 ]
 
 
