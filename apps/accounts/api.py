@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib.auth.models import User
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -133,6 +135,13 @@ class ApiTokenViewSet(
         return ApiToken.objects.visible_to(self.request.user).select_related(
             "team", "user", "created_by"
         )
+
+    def get_object(self) -> ApiToken:
+        """Someone else's token is a 403 (it exists, and is not yours), not a 404."""
+        token = get_object_or_404(ApiToken, pk=self.kwargs["pk"])
+        if not self.get_queryset().filter(pk=token.pk).exists():
+            raise PermissionDenied("This token belongs to another user or team.")
+        return token
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.revoke_token(self.get_object(), actor=request.user, reason="revoked via API")

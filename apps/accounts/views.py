@@ -111,7 +111,9 @@ def token_list(request: AuthedHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def token_revoke(request: AuthedHttpRequest, pk: int) -> HttpResponse:
-    token = get_object_or_404(ApiToken.objects.visible_to(request.user), pk=pk)
+    token = get_object_or_404(ApiToken, pk=pk)
+    if not ApiToken.objects.visible_to(request.user).filter(pk=pk).exists():
+        raise PermissionDenied  # another person's or another team's token
     try:
         services.revoke_token(token, actor=request.user, reason=request.POST.get("reason", ""))
     except DomainError as exc:

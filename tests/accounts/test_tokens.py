@@ -116,10 +116,12 @@ def test_another_teams_token_cannot_be_seen_or_revoked(
     client.force_login(outsider)
     assert b"vision-deployer" not in client.get("/accounts/tokens/").content
     response = client.post(f"/accounts/tokens/{issued.token.pk}/revoke/")
-    assert response.status_code == 404
+    assert response.status_code == 403
     api = APIClient()
     api.force_authenticate(outsider)
-    assert api.delete(f"/api/v1/tokens/{issued.token.pk}/").status_code == 404
+    assert api.get(f"/api/v1/tokens/{issued.token.pk}/").status_code == 403
+    assert api.delete(f"/api/v1/tokens/{issued.token.pk}/").status_code == 403
+    assert api.delete("/api/v1/tokens/999999/").status_code == 404
     issued.token.refresh_from_db()
     assert issued.token.revoked_at is None
 
