@@ -52,6 +52,9 @@ class Cluster(models.Model):
         max_length=8, choices=SyncStatus.choices, default=SyncStatus.NEVER
     )
     last_sync_error = models.TextField(blank=True)
+    last_sync_duration_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How long the last inventory sync took."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ClusterQuerySet.as_manager()
@@ -101,6 +104,8 @@ class GpuNode(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["cluster", "name"], name="gpunode_unique_per_cluster")
         ]
+        # The cluster page lists a cluster's nodes of one product, by name.
+        indexes = [models.Index(fields=["cluster", "gpu_product", "name"], name="gpunode_product")]
 
     def __str__(self) -> str:
         return f"{self.cluster.name}/{self.name}"
@@ -112,6 +117,7 @@ class GpuCapacity(models.Model):
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="capacities")
     gpu_product = models.CharField(max_length=120)
     nodes = models.PositiveIntegerField(default=0)
+    ready_nodes = models.PositiveIntegerField(default=0)
     allocatable = models.PositiveIntegerField(default=0)
     requested = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField()
