@@ -45,7 +45,10 @@ def _memberships(user: Any) -> dict[int, str]:
     return _cached(
         user,
         "_tarmac_memberships",
-        lambda: dict(Membership.objects.filter(user=user).values_list("team_id", "role")),
+        # .order_by(): the default ordering would join teams and users for nothing.
+        lambda: dict(
+            Membership.objects.filter(user=user).order_by().values_list("team_id", "role")
+        ),
     )
 
 

@@ -57,7 +57,7 @@ def seed(ctx: Context) -> dict[str, Any]:
         Team.objects.get_or_create(slug=f"bench-reg-{i}", defaults={"name": f"Bench reg {i}"})[0]
         for i in range(TEAMS)
     ]
-    user = UserFactory(username="bench-reg-user")
+    user: Any = UserFactory(username="bench-reg-user")
     for team in teams:
         Membership.objects.get_or_create(user=user, team=team, defaults={"role": "maintainer"})
     present = RegisteredModel.objects.filter(name__startswith=PREFIX).count()
