@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -12,25 +11,13 @@ from django.utils import timezone
 
 from apps.clusters.models import GpuUsageHour
 from tests.clusters.factories import H100, ClusterFactory, TeamNamespaceFactory
-from tests.e2e.conftest import (  # the browser fixtures live with the e2e tests
-    CHROMIUM,
-    browser,
-    check_page,
-    live_url,
-    login,
-    new_page,
-    page,
-)
 from tests.factories import TeamFactory, platform_lead
 from tests.kube.cluster import cluster_objects
 from worker.sandbox.testing import running_sandbox
 
-__all__ = ["browser", "check_page", "live_url", "login", "new_page", "page"]
-
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}"),
 ]
 
 
