@@ -1,4 +1,4 @@
-"""The permission matrix: role × page and role × API endpoint."""
+"""The permission matrix: role by page and role by API endpoint."""
 
 from __future__ import annotations
 

@@ -74,9 +74,11 @@ def _watch(page: Any) -> Any:
     # A request aborted because the page navigated away is not a broken file.
     page.on(
         "requestfailed",
-        lambda req: problems.append(f"request failed: {req.url} ({req.failure})")
-        if "ERR_ABORTED" not in (req.failure or "")
-        else None,
+        lambda req: (
+            problems.append(f"request failed: {req.url} ({req.failure})")
+            if "ERR_ABORTED" not in (req.failure or "")
+            else None
+        ),
     )
     page.on(
         "response",
