@@ -33,5 +33,35 @@ app.conf.beat_schedule = {
         "options": {"expires": 55},
     },
     # Each app adds its periodic tasks below, one entry each.
+    "quotas-reconcile": {
+        "task": "quotas.reconcile",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
+    },
+    "quotas-expire-grants": {
+        "task": "quotas.expire_grants",
+        "schedule": 10 * 60.0,
+        "options": {"expires": 9 * 60},
+    },
+    "quotas-start-due-grants": {
+        "task": "quotas.start_due_grants",
+        "schedule": 10 * 60.0,
+        "options": {"expires": 9 * 60},
+    },
+    "clusters-sync-inventories": {
+        "task": "clusters.sync_all_inventories",
+        "schedule": 5 * 60.0,
+        "options": {"expires": 4 * 60},
+    },
+    "catalog-refresh-locations": {
+        "task": "catalog.refresh_locations",
+        "schedule": 15 * 60.0,
+        "options": {"expires": 14 * 60},
+    },
+    "catalog-record-adoption": {
+        "task": "catalog.record_adoption",
+        "schedule": 24 * 3600.0,
+        "options": {"expires": 23 * 3600},
+    },
 }
 app.autodiscover_tasks()

@@ -26,6 +26,8 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("Teams", "accounts:team-list", "/accounts/teams"),
     NavItem("Models", "registry:model-list", "/models"),
     NavItem("Catalog", "catalog:entity-list", "/catalog"),
+    NavItem("Clusters", "clusters:list", "/clusters"),
+    NavItem("Quotas", "quotas:request-list", "/quotas"),
     NavItem("Operations", "operation-list", "/operations"),
     NavItem("Audit", "audit:event-list", "/audit"),
     NavItem("Admin", "admin:index", "/admin", is_operator),

@@ -13,6 +13,8 @@ DEMO_MODULES = [
     "apps.accounts.demo",
     "apps.registry.demo",
     "apps.catalog.demo",
+    "apps.clusters.demo",
+    "apps.quotas.demo",
 ]
 
 
