@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import Team
@@ -124,6 +125,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
         log.error("healthz: database unreachable: %s", exc)
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers (and the admin pages) ask for /favicon.ico; send them to the static icon.
+
+    Resolved per request: the hashed static name exists only once collectstatic has run.
+    """
+    return redirect(static("img/favicon.svg"), permanent=True)
 
 
 def _can_retry(user: Any, op: Operation) -> bool:
