@@ -176,50 +176,48 @@ def reject_promotion(req: PromotionRequest, *, actor: Any, reason: str) -> Promo
         raise NotAllowed("You cannot decide your own promotion request; cancel it instead.")
     if not (reason or "").strip():
         raise DomainError("Say why the promotion is rejected.", field="reason")
-    _check_transition(req, PromotionStatus.REJECTED)
-    with transaction.atomic():
-        claimed = PromotionRequest.objects.filter(pk=req.pk, status="submitted").update(
-            status=PromotionStatus.REJECTED,
-            decided_by=actor,
-            decided_at=timezone.now(),
-            decision_reason=reason,
-        )
-        if claimed != 1:
-            raise Conflict("Someone else decided this request first.")
-        record(
-            actor=actor,
-            verb="registry.promotion_rejected",
-            target=req,
-            team=req.model.team,
-            before={"status": PromotionStatus.SUBMITTED},
-            after={"status": PromotionStatus.REJECTED},
-            reason=reason,
-        )
-    req.refresh_from_db()
-    return req
+    return _close_submitted(
+        req,
+        PromotionStatus.REJECTED,
+        actor=actor,
+        verb="registry.promotion_rejected",
+        reason=reason,
+        conflict="Someone else decided this request first.",
+    )
 
 
 def cancel_promotion(req: PromotionRequest, *, actor: Any, reason: str = "") -> PromotionRequest:
     """The requester (or the owning team) withdraws an open request."""
     if req.requested_by_id != actor.pk and not can_edit(actor, req.model.team_id):
         raise NotAllowed("Only the requester or the owning team cancel a request.")
-    _check_transition(req, PromotionStatus.CANCELLED)
+    return _close_submitted(
+        req,
+        PromotionStatus.CANCELLED,
+        actor=actor,
+        verb="registry.promotion_cancelled",
+        reason=reason,
+        conflict="The request was decided meanwhile.",
+    )
+
+
+def _close_submitted(
+    req: PromotionRequest, status: str, *, actor: Any, verb: str, reason: str, conflict: str
+) -> PromotionRequest:
+    """Claim a submitted request into a closed ``status`` (rejected or cancelled), audited."""
+    _check_transition(req, status)
     with transaction.atomic():
-        claimed = PromotionRequest.objects.filter(pk=req.pk, status="submitted").update(
-            status=PromotionStatus.CANCELLED,
-            decided_by=actor,
-            decided_at=timezone.now(),
-            decision_reason=reason,
-        )
+        claimed = PromotionRequest.objects.filter(
+            pk=req.pk, status=PromotionStatus.SUBMITTED
+        ).update(status=status, decided_by=actor, decided_at=timezone.now(), decision_reason=reason)
         if claimed != 1:
-            raise Conflict("The request was decided meanwhile.")
+            raise Conflict(conflict)
         record(
             actor=actor,
-            verb="registry.promotion_cancelled",
+            verb=verb,
             target=req,
             team=req.model.team,
             before={"status": PromotionStatus.SUBMITTED},
-            after={"status": PromotionStatus.CANCELLED},
+            after={"status": status},
             reason=reason,
         )
     req.refresh_from_db()
