@@ -11,7 +11,14 @@ from apps.core import api as core_api
 from apps.quotas import api as quotas_api
 from apps.registry import api as registry_api
 
-router = DefaultRouter()
+
+class Router(DefaultRouter):
+    # No ".json" URL suffixes: clients send Accept headers, and every request would
+    # otherwise try each route twice.
+    include_format_suffixes = False
+
+
+router = Router()
 router.register("teams", accounts_api.TeamViewSet, basename="team")
 router.register("tokens", accounts_api.ApiTokenViewSet, basename="token")
 router.register("audit-events", audit_api.AuditEventViewSet, basename="auditevent")

@@ -105,7 +105,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # one per test run, so that two runs on one machine do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # Only the hot paths' fixed statements are prepared (apps/core/db.py): plan them once
+    # per connection, not five times with the values first (PostgreSQL's default), since
+    # their best plan does not depend on the values. Django's own queries are never
+    # prepared, so they are unaffected.
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c plan_cache_mode=force_generic_plan"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The hot API paths run as server-side prepared statements on PostgreSQL (apps/core/db.py).
+# Turn off behind a transaction-mode PgBouncer older than 1.21.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", default=True)
 
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -7,6 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.core import views as core_views
 
 urlpatterns = [
+    # First: automation calls the API far more often than people load pages.
+    path("api/v1/", include(("portal.api_urls", "api"), namespace="api")),
     path("favicon.ico", core_views.favicon, name="favicon"),
     path("", include("apps.core.urls")),
     path("accounts/", include("apps.accounts.urls")),
@@ -16,7 +18,6 @@ urlpatterns = [
     path("models/", include("apps.registry.urls")),
     path("quotas/", include("apps.quotas.urls")),
     path("admin/", admin.site.urls),
-    path("api/v1/", include(("portal.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

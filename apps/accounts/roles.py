@@ -21,6 +21,12 @@ def _cached(user: Any, attr: str, compute: Any) -> Any:
     return getattr(user, attr)
 
 
+def remember_roles(user: Any, *, memberships: dict[int, str], is_lead: bool) -> None:
+    """Cache roles that were loaded together with the user (see authenticate_token)."""
+    user._tarmac_memberships = memberships
+    user._tarmac_is_lead = is_lead
+
+
 def is_operator(user: Any) -> bool:
     return bool(user.is_authenticated and user.is_active and user.is_staff)
 

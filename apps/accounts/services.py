@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, Membership, Team
-from apps.accounts.roles import can_maintain, is_operator
+from apps.accounts.roles import can_maintain, is_operator, remember_roles
 from apps.audit.services import record
+from apps.core import db
 from apps.core.errors import DomainError, NotAllowed
 
 TOKEN_PREFIX = "tmc_"
@@ -108,22 +110,58 @@ def revoke_token(token: ApiToken, *, actor: Any, reason: str = "") -> ApiToken:
 
 
 def authenticate_token(key: str) -> ApiToken | None:
-    """Return the usable token for a key (and note when it was last used), or None."""
+    """Return the usable token for a key (and note when it was last used), or None.
+
+    The token arrives with its user and team loaded and the user's memberships and
+    platform-lead flag already cached (see roles.py), so that an API call's permission
+    checks cost no further queries.
+    """
     if not key.startswith(TOKEN_PREFIX):
         return None
-    token = (
-        ApiToken.objects.usable()
-        .select_related("user", "team")
-        .filter(key_hash=hash_token(key))
-        .first()
-    )
+    now = timezone.now()
+    token = _usable_token(hash_token(key), now)
     if token is None or not token.user.is_active:
         return None
-    now = timezone.now()
     # One write a minute at most, so that a busy CI token does not write on every call.
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+    return token
+
+
+_TOKEN_FIELDS, _TOKEN_COLS = db.columns(ApiToken, "t")
+_USER_FIELDS, _USER_COLS = db.columns(get_user_model(), "u")
+_TEAM_FIELDS, _TEAM_COLS = db.columns(Team, "m")
+# Every API call runs this, so it is one prepared statement (apps/core/db.py): the
+# token, its user and team, the user's memberships and whether they are a platform lead.
+_TOKEN_SQL = f"""
+SELECT {_TOKEN_COLS}, {_USER_COLS}, {_TEAM_COLS},
+    ARRAY(SELECT ms.team_id FROM accounts_membership ms WHERE ms.user_id = u.id ORDER BY ms.id),
+    ARRAY(SELECT ms.role FROM accounts_membership ms WHERE ms.user_id = u.id ORDER BY ms.id),
+    EXISTS(SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
+           WHERE ug.user_id = u.id AND g.name = %s)
+FROM accounts_apitoken t
+JOIN auth_user u ON u.id = t.user_id
+LEFT JOIN accounts_team m ON m.id = t.team_id
+WHERE t.key_hash = %s AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > %s)
+"""
+
+
+def _usable_token(key_hash: str, now: Any) -> ApiToken | None:
+    if not db.is_postgres():
+        usable = ApiToken.objects.usable().select_related("user", "team")
+        return usable.filter(key_hash=key_hash).first()
+    rows = db.fetch(_TOKEN_SQL, [settings.PLATFORM_LEADS_GROUP, key_hash, now])
+    if not rows:
+        return None
+    row = rows[0]
+    a, b, c = len(_TOKEN_FIELDS), len(_USER_FIELDS), len(_TEAM_FIELDS)
+    token = db.instance(ApiToken, _TOKEN_FIELDS, row[:a])
+    user = db.instance(get_user_model(), _USER_FIELDS, row[a : a + b])
+    token.user = user
+    token.team = db.instance(Team, _TEAM_FIELDS, row[a + b : a + b + c]) if token.team_id else None
+    team_ids, team_roles, is_lead = row[a + b + c :]
+    remember_roles(user, memberships=dict(zip(team_ids, team_roles, strict=True)), is_lead=is_lead)
     return token
 
 

@@ -10,12 +10,11 @@ re-encoding them in Python. The ORM still decides *which* rows for the general f
 place; the two calls CI makes most (versions of a model by name, version by alias)
 have hand-written selections that skip the ORM's compilation as well.
 
-Statements run as server-side prepared statements (parameters bound by the server, the
-plan cached per connection): the text is the same whatever the model name or alias, so
-PostgreSQL stops re-planning it — planning costs more than running these index
-lookups. Django turns prepared statements off globally (for transaction-mode PgBouncer
-before 1.21); ``REGISTRY_PREPARED_STATEMENTS = False`` in the settings turns them off
-here too.
+The hand-written statements (and the version insert below) run as server-side prepared
+statements with generic plans (apps/core/db.py): their text is the same whatever the
+model name or alias, so PostgreSQL plans them once per connection — planning costs more
+than running these index lookups. Statements that embed an ORM filter are planned per
+call, for the values at hand.
 
 Other databases (SQLite in development) build the same shapes through payloads.py.
 tests/registry/test_api.py runs on both.
@@ -27,13 +26,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
-from django.db import connection
-from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
 from apps.accounts.models import Team
+from apps.audit.models import AuditEvent
+from apps.audit.services import insert_select
+from apps.core.db import fetch, is_postgres
 from apps.registry.models import ModelAlias, ModelVersion, RegisteredModel
 from apps.registry.payloads import MODEL_FIELDS, VERSION_FIELDS, model_payloads, version_payloads
 
@@ -96,62 +95,28 @@ _BY_NAME_IDS = (
 _NO_BOUND = 2**62
 
 
-_ServerBindingCursor: Any = ServerBindingCursor
-
-
-def _fetchall(sql: str, params: Any) -> list[Any]:
-    """Run one read statement, prepared server-side unless the settings say otherwise.
-
-    Django opens connections with ``prepare_threshold=None`` (no prepared statements)
-    and client-side binding; this statement alone runs on a server-binding cursor with
-    the threshold lowered to 0 for its duration, so it is prepared on first use and its
-    plan reused afterwards. Django's other queries are unaffected (client-side cursors
-    never prepare). The cursor goes through Django's wrapper, so query logging and
-    counting (``CaptureQueriesContext``) see it like any other query.
-    """
-    if not getattr(settings, "REGISTRY_PREPARED_STATEMENTS", True):
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
-    connection.ensure_connection()
-    raw = connection.connection
-    wrapper: Any = connection  # _prepare_cursor adds Django's logging wrapper
-    previous = raw.prepare_threshold
-    raw.prepare_threshold = 0
-    try:
-        with wrapper._prepare_cursor(_ServerBindingCursor(raw)) as cursor:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
-    finally:
-        raw.prepare_threshold = previous
-
-
-def _postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 # --- versions ------------------------------------------------------------------------
 
 
 def version_json(ids: QuerySet[Any]) -> list[tuple[int, str]]:
     """(id, JSON text) of the versions ``ids`` selects (a ``values("id")`` queryset with
     its own filters and limit), newest first."""
-    if not _postgres():
+    if not is_postgres():
         rows = ModelVersion.objects.filter(pk__in=ids).order_by("-id").values(*VERSION_FIELDS)
         return [(p["id"], json.dumps(p)) for p in version_payloads(rows)]
     sql, params = ids.query.sql_with_params()
-    return _fetchall(_VERSION_SQL.format(ids=sql), params)
+    return fetch(_VERSION_SQL.format(ids=sql), params, prepare=False)
 
 
 def versions_of_json(name: str, *, before_id: int | None, limit: int) -> list[tuple[int, str]]:
     """A page of the named model's versions (ids below ``before_id``), newest first."""
-    if not _postgres():
+    if not is_postgres():
         qs = ModelVersion.objects.filter(model__name__iexact=name)
         if before_id is not None:
             qs = qs.filter(pk__lt=before_id)
         return version_json(qs.order_by("-id").values("id")[:limit])
     bound = before_id if before_id is not None else _NO_BOUND
-    return _fetchall(_VERSION_SQL.format(ids=_BY_NAME_IDS), [name.lower(), bound, limit])
+    return fetch(_VERSION_SQL.format(ids=_BY_NAME_IDS), [name.lower(), bound, limit])
 
 
 def versions(ids: QuerySet[Any]) -> list[dict[str, Any]]:
@@ -159,9 +124,9 @@ def versions(ids: QuerySet[Any]) -> list[dict[str, Any]]:
     return [json.loads(text) for _, text in version_json(ids)]
 
 
-def version_by_alias(name: str, alias: str) -> dict[str, Any] | None:
-    """The version the alias of the named model points at, or None."""
-    if not _postgres():
+def version_by_alias(name: str, alias: str) -> str | None:
+    """The version the alias of the named model points at, as JSON text, or None."""
+    if not is_postgres():
         named = (
             RegisteredModel.objects.annotate(name_lower=Lower("name"))
             .filter(name_lower=name.lower())
@@ -170,8 +135,8 @@ def version_by_alias(name: str, alias: str) -> dict[str, Any] | None:
         ids = ModelAlias.objects.filter(alias=alias, model_id__in=named).values("version_id")
         rows = version_json(ids[:1])
     else:
-        rows = _fetchall(_VERSION_SQL.format(ids=_BY_ALIAS_IDS), [name.lower(), alias])
-    return json.loads(rows[0][1]) if rows else None
+        rows = fetch(_VERSION_SQL.format(ids=_BY_ALIAS_IDS), [name.lower(), alias])
+    return rows[0][1] if rows else None
 
 
 # --- models --------------------------------------------------------------------------
@@ -187,14 +152,14 @@ _MODEL_BY_NAME_SQL = (
 
 def model_by_name(name: str) -> RegisteredModel | None:
     """The model of that name (any case) with its team loaded, or None."""
-    if not _postgres():
+    if not is_postgres():
         return (
             RegisteredModel.objects.annotate(name_lower=Lower("name"))
             .select_related("team")
             .filter(name_lower=name.lower())
             .first()
         )
-    rows = _fetchall(_MODEL_BY_NAME_SQL, [name.lower()])
+    rows = fetch(_MODEL_BY_NAME_SQL, [name.lower()])
     if not rows:
         return None
     r: tuple[Any, ...] = rows[0]
@@ -223,11 +188,11 @@ def model_by_name(name: str) -> RegisteredModel | None:
 
 def model_json(ids: QuerySet[Any]) -> list[tuple[str, str]]:
     """(name, JSON text) of the models ``ids`` selects, ordered by name."""
-    if not _postgres():
+    if not is_postgres():
         rows = RegisteredModel.objects.filter(pk__in=ids).order_by("name").values(*MODEL_FIELDS)
         return [(p["name"], json.dumps(p)) for p in model_payloads(rows)]
     sql, params = ids.query.sql_with_params()
-    return _fetchall(_MODEL_SQL.format(ids=sql), params)
+    return fetch(_MODEL_SQL.format(ids=sql), params, prepare=False)
 
 
 def models(ids: QuerySet[Any]) -> list[dict[str, Any]]:
@@ -248,7 +213,7 @@ def page_body(key: str, rows: Sequence[tuple[Any, str]], next_token: str | None)
 _INSERT_VERSION_SQL = """
 WITH n AS (
     UPDATE registry_registeredmodel SET latest_version = latest_version + 1, updated_at = %s
-    WHERE id = %s RETURNING latest_version
+    WHERE id = %s RETURNING latest_version, name
 ), v AS (
     INSERT INTO registry_modelversion (model_id, version, source_uri, run_id, run_link,
         framework, metadata, status, stage, description, created_by_id, created_at,
@@ -258,20 +223,40 @@ WITH n AS (
 ), t AS (
     INSERT INTO registry_versiontag (version_id, key, value)
     SELECT v.id, x.k, x.val FROM v, unnest(%s::text[], %s::text[]) AS x(k, val)
+), a AS (
+    {audit} FROM v, n
 )
 SELECT id, version FROM v
 """
+# The audit event's columns that only the statement knows: the new row's id and number.
+_AUDIT_COMPUTED = {
+    "target_id": ("v.id::text", []),
+    "target_repr": ("left(n.name || ' v' || v.version, 200)", []),
+}
 
 
 def insert_version(
-    *, model_id: int, fields: dict[str, Any], tags: dict[str, str], now: Any
+    *, model_id: int, fields: dict[str, Any], tags: dict[str, str], now: Any, audit: AuditEvent
 ) -> tuple[int, int] | None:
-    """Take the model's next version number and insert the version and its tags in one
-    statement (PostgreSQL only; the caller holds the transaction). Returns (id, number),
-    or None when the model is gone. The UPDATE row-locks the model until commit, so
-    concurrent uploads get consecutive numbers."""
-    rows = _fetchall(
-        _INSERT_VERSION_SQL,
+    """Take the model's next version number and insert the version, its tags and its
+    audit event in one statement (PostgreSQL only). Returns (id, number), or None when
+    the model is gone.
+
+    The UPDATE row-locks the model, so concurrent uploads get consecutive numbers. As one
+    statement it needs no BEGIN/COMMIT round trips, and outside a transaction the lock is
+    held only while the statement runs and commits — uploads to one model queue behind
+    each other for that long, not for several round trips."""
+    after = dict(audit.after or {})
+    after.pop("version", None)
+    audit_sql, audit_params = insert_select(
+        audit,
+        {
+            **_AUDIT_COMPUTED,
+            "after": ("%s::jsonb || jsonb_build_object('version', v.version)", [json.dumps(after)]),
+        },
+    )
+    rows = fetch(
+        _INSERT_VERSION_SQL.format(audit=audit_sql),
         [
             now,
             model_id,
@@ -288,6 +273,7 @@ def insert_version(
             now,
             list(tags),
             list(tags.values()),
+            *audit_params,
         ],
     )
     return (rows[0][0], rows[0][1]) if rows else None

@@ -130,3 +130,45 @@ def test_a_member_may_not_revoke_their_teams_token(member: Any, maintainer: Any,
     issued = services.create_token(actor=maintainer, name="ci", team=team)
     with pytest.raises(NotAllowed):
         services.revoke_token(issued.token, actor=member)
+
+
+def test_a_token_brings_its_users_roles_in_the_same_query(
+    member: Any, team: Any, other_team: Any, lead: Any, django_assert_num_queries: Any
+) -> None:
+    """On PostgreSQL, token authentication is one query, which also loads the
+    memberships and the platform-lead flag that permission checks read (roles.py caches
+    them). Elsewhere the ORM path takes one query each."""
+    from django.db import connection
+
+    from apps.accounts import roles
+    from apps.accounts.models import Membership
+
+    queries = 1 if connection.vendor == "postgresql" else 3
+
+    Membership.objects.create(user=member, team=other_team, role="maintainer")
+    mine = services.create_token(actor=member, name="ci").key
+    leads = services.create_token(actor=lead, name="ci").key
+    services.authenticate_token(mine)  # the once-a-minute last_used_at write happens here
+    services.authenticate_token(leads)
+    with django_assert_num_queries(queries):
+        token = services.authenticate_token(mine)
+        assert token is not None
+        user = token.user
+        assert roles.team_ids_of(user) == {team.pk, other_team.pk}
+        assert roles.maintained_team_ids(user) == {other_team.pk}
+        assert roles.is_platform_lead(user) is False
+    with django_assert_num_queries(queries):
+        token = services.authenticate_token(leads)
+        assert token is not None
+        assert roles.is_platform_lead(token.user) is True
+        assert roles.team_ids_of(token.user) == set()
+
+
+def test_tokens_authenticate_alike_without_prepared_statements(
+    maintainer: Any, team: Any, settings: Any
+) -> None:
+    personal = services.create_token(actor=maintainer, name="ci").key
+    team_key = services.create_token(actor=maintainer, name="ci", team=team).key
+    prepared = [_bearer(k).get("/api/v1/me/").json() for k in (personal, team_key)]
+    settings.DB_PREPARED_STATEMENTS = False
+    assert [_bearer(k).get("/api/v1/me/").json() for k in (personal, team_key)] == prepared

@@ -31,6 +31,31 @@ def test_an_event_records_who_what_when_and_why(event: AuditEvent, member: Any) 
     assert event.created_at is not None
 
 
+def test_an_event_reads_back_as_it_was_recorded(member: Any, team: Any, settings: Any) -> None:
+    """The PostgreSQL path inserts with a prepared statement; both paths store the same."""
+    kwargs: dict[str, Any] = {
+        "actor": member,
+        "verb": "demo.changed",
+        "target": team,
+        "team": team,
+        "before": {"count": 1, "names": ["a"]},
+        "after": {"count": 2, "nested": {"ok": True}},
+        "reason": "why",
+    }
+    fields = ["actor_id", "actor_label", "verb", "target_type", "target_id", "team_id"]
+    fields += ["before", "after", "reason", "request_id", "created_at"]
+    first = record(**kwargs)
+    settings.DB_PREPARED_STATEMENTS = False
+    second = record(**kwargs)
+    for event in (first, second):
+        stored = AuditEvent.objects.get(pk=event.pk)
+        assert [getattr(stored, f) for f in fields] == [getattr(event, f) for f in fields]
+    assert stored.before == {"count": 1, "names": ["a"]}
+    assert record(actor=None, verb="system.tick", target_type="x", target_id="1").actor_label == (
+        "system"
+    )
+
+
 def test_saving_an_existing_event_again_is_refused(event: AuditEvent) -> None:
     event.reason = "rewritten"
     with pytest.raises(AppendOnlyError):

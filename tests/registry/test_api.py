@@ -509,6 +509,6 @@ def test_search_answers_the_same_without_prepared_statements(
     version.tags.create(key="k", value="v")
     point_alias(model, "champion", version)
     prepared = ci.get(VERSIONS, {"name": "fraud"}).json()
-    settings.REGISTRY_PREPARED_STATEMENTS = False
+    settings.DB_PREPARED_STATEMENTS = False
     assert ci.get(VERSIONS, {"name": "fraud"}).json() == prepared
     assert ci.get(MODELS + "fraud/aliases/champion/").json() == prepared["model_versions"][0]

@@ -21,6 +21,7 @@ from apps.registry.models import (
     ModelVersion,
     PromotionRequest,
     RegisteredModel,
+    VersionTag,
 )
 from tests.factories import member_of, operator, platform_lead
 from tests.registry.factories import (
@@ -89,6 +90,34 @@ def test_versions_are_numbered_one_after_another(model: Any, member: Any) -> Non
     model.refresh_from_db()
     assert model.latest_version == 3
     assert _verbs().count("registry.version_created") == 3
+
+
+def test_a_new_version_is_audited_with_its_number_and_source(model: Any, member: Any) -> None:
+    """On PostgreSQL the version, its tags and its event are one statement; the event
+    must still name the version and carry what was registered."""
+    services.create_version(model, actor=member, source_uri="s3://b/0")
+    version = services.create_version(
+        model, actor=member, source_uri="s3://b/1", run_id="r1", tags={"k": "v"}
+    )
+
+    event = AuditEvent.objects.filter(verb="registry.version_created").order_by("-id").first()
+    assert event is not None
+    assert (event.actor, event.team_id, event.target_type) == (
+        member,
+        model.team_id,
+        "registry.modelversion",
+    )
+    assert (event.target_id, event.target_repr) == (str(version.pk), f"{model.name} v2")
+    assert event.after == {"version": 2, "source": "s3://b/1", "run_id": "r1", "status": "ready"}
+    assert dict(version.tags.values_list("key", "value")) == {"k": "v"}
+
+
+def test_a_version_for_a_deleted_model_writes_nothing(model: Any, member: Any) -> None:
+    RegisteredModel.objects.filter(pk=model.pk).delete()
+    with pytest.raises(RegistryNotFound):
+        services.create_version(model, actor=member, source_uri="s3://x", tags={"k": "v"})
+    assert not AuditEvent.objects.filter(verb="registry.version_created").exists()
+    assert not VersionTag.objects.exists()
 
 
 @pytest.mark.parametrize(

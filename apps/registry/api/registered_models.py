@@ -161,9 +161,9 @@ class RegisteredModelViewSet(viewsets.GenericViewSet):
         url_path=r"aliases/(?P<alias>[^/]+)",
         url_name="alias",
     )
-    def alias(self, request: Request, name: str, alias: str) -> Response:
+    def alias(self, request: Request, name: str, alias: str) -> HttpResponse:
         if request.method == "GET":
-            return Response(_version_by_alias(name, alias))
+            return _json(_version_by_alias(name, alias).encode())
         model = _model_by_name(name)
         if request.method == "DELETE":
             data = _valid(AliasDeleteIn, request.data or {})
@@ -180,7 +180,7 @@ class RegisteredModelViewSet(viewsets.GenericViewSet):
                 f"Model {model.name} has no version {data['version']}.", field="version"
             )
         services.set_alias(model, alias, version, actor=request.user, reason=data["reason"])
-        return Response(_version_by_alias(model.name, alias))
+        return _json(_version_by_alias(model.name, alias).encode())
 
     def _team(self, request: Request, slug: str | None) -> Team:
         if not slug:
@@ -215,7 +215,8 @@ def _apply_model_clause(qs: Any, clause: Any) -> Any:
     return qs.exclude(tag) if clause.op == "!=" else qs.filter(tag)
 
 
-def _version_by_alias(name: str, alias: str) -> dict[str, Any]:
+def _version_by_alias(name: str, alias: str) -> str:
+    """The aliased version's JSON text, as the database wrote it (see fast.py)."""
     row = fast.version_by_alias(name, alias)
     if row is None:
         if _model_id_by_name(name) is None:

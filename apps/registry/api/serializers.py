@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 
+from apps.core.serializers import FlatInput
 from apps.registry.choices import Stage, TargetKind, VersionStatus
 
 
@@ -125,7 +126,7 @@ class TagsField(serializers.JSONField):
     """Tags as ``{key: value}`` or ``[{"key": …, "value": …}]`` (checked by the service)."""
 
 
-class ModelCreateIn(serializers.Serializer):
+class ModelCreateIn(FlatInput):
     name = serializers.CharField(max_length=200)
     team = serializers.SlugField(
         required=False, help_text="Owning team's slug; a team token defaults to its team."
@@ -143,7 +144,7 @@ class ModelPatchIn(serializers.Serializer):
     catalog_entity_ref = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
-class VersionCreateIn(serializers.Serializer):
+class VersionCreateIn(FlatInput):
     name = serializers.CharField(max_length=200, help_text="The registered model's name.")
     source = serializers.CharField(  # type: ignore[assignment]
         max_length=1000, help_text="Artefact URI, e.g. s3://…"
@@ -169,12 +170,12 @@ class VersionPatchIn(serializers.Serializer):
     )
 
 
-class AliasSetIn(serializers.Serializer):
+class AliasSetIn(FlatInput):
     version = serializers.IntegerField(min_value=1)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class AliasDeleteIn(serializers.Serializer):
+class AliasDeleteIn(FlatInput):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Team
-from apps.audit.services import record
+from apps.audit.services import build_event, record
 from apps.core.errors import Conflict, DomainError
 from apps.registry import fast
 from apps.registry.choices import (
@@ -187,40 +187,43 @@ def create_version(
         "description": description or "",
         "created_by_id": user.pk if user is not None else None,
     }
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # One statement: number, version row and tags (see fast.insert_version).
-            inserted = fast.insert_version(model_id=model.pk, fields=fields, tags=tag_map, now=now)
-            if inserted is None:
-                raise RegistryNotFound("The model no longer exists.")
-            number = inserted[1]
-            version = ModelVersion(
-                id=inserted[0],
+    audit = build_event(
+        actor=actor,
+        verb="registry.version_created",
+        target_type=ModelVersion._meta.label_lower,
+        team=model.team,
+        after={"source": source_uri, "run_id": run_id, "status": status},
+    )
+    if connection.vendor == "postgresql":
+        # One statement: number, version row, tags and audit event (fast.insert_version).
+        inserted = fast.insert_version(
+            model_id=model.pk, fields=fields, tags=tag_map, now=now, audit=audit
+        )
+        if inserted is None:
+            raise RegistryNotFound("The model no longer exists.")
+        pk, number = inserted
+        version = ModelVersion(
+            id=pk, model=model, version=number, created_at=now, updated_at=now, **fields
+        )
+        version._state.adding = False  # the row exists: it was inserted above
+        version._state.db = connection.alias
+    else:
+        with transaction.atomic():
+            version = ModelVersion.objects.create(
                 model=model,
-                version=number,
+                version=_next_version_number(model.pk, now),
                 created_at=now,
                 updated_at=now,
                 **fields,
-            )
-            version._state.adding = False  # the row exists: it was inserted above
-            version._state.db = connection.alias
-        else:
-            number = _next_version_number(model.pk, now)
-            version = ModelVersion.objects.create(
-                model=model, version=number, created_at=now, updated_at=now, **fields
             )
             if tag_map:
                 VersionTag.objects.bulk_create(
                     [VersionTag(version=version, key=k, value=v) for k, v in tag_map.items()]
                 )
-        record(
-            actor=actor,
-            verb="registry.version_created",
-            target=version,
-            team=model.team,
-            after={"version": number, "source": source_uri, "run_id": run_id, "status": status},
-        )
-    model.latest_version = number
+            audit.target_id, audit.target_repr = str(version.pk), str(version)[:200]
+            audit.after = {"version": version.version, **(audit.after or {})}
+            audit.save()
+    model.latest_version = version.version
     model.updated_at = now
     version.model = model
     version.created_by = user
