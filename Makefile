@@ -6,13 +6,14 @@ PYTHON ?= python3
 STAMP := $(VENV)/.installed
 CHROMIUM := $(or $(CHROMIUM_PATH),/usr/bin/chromium)
 
-.PHONY: help venv run test lint format bench lock clean
+.PHONY: help venv run test lint format bench bench-reference lock clean
 
 help:
 	@echo "make run    - set up and start Tarmac (web, worker, beat, Kubernetes sandbox) with demo data"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff, mypy and the migrations check"
 	@echo "make bench  - seed data at scale and print latencies and query counts (SCENARIO=name)"
+	@echo "make bench-reference - the registry API calls against MLflow's server, for comparison"
 
 venv: $(STAMP)
 
@@ -50,6 +51,11 @@ format: venv
 
 bench: venv
 	$(PY) -m bench $(if $(SCENARIO),--scenario $(SCENARIO),)
+
+# The same registry calls against MLflow's server on this machine, for comparison
+# (installs MLflow into var/bench-mlflow-venv on first use; see bench/reference/).
+bench-reference: venv
+	BENCH_REFERENCE=1 $(PY) -m bench --scenario registry.reference
 
 # Re-pin after changing pyproject.toml's dependencies.
 lock:

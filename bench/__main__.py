@@ -17,7 +17,15 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO_MODULES = ["audit", "clusters", "catalog", "registry", "registry_http", "quotas"]
+SCENARIO_MODULES = [
+    "audit",
+    "clusters",
+    "catalog",
+    "registry",
+    "registry_http",
+    "quotas",
+    "registry_reference",
+]
 
 
 def bench_database_url() -> str:
@@ -119,8 +127,10 @@ def main() -> int:
     ctx.results.sort(key=lambda r: (r.scenario, r.metric))
     print()
     print_table(ctx.results)
-    write_json(ctx.results, ROOT / "bench" / "results" / "latest.json")
-    print(f"\nwritten: bench/results/latest.json ({len(ctx.results)} figures)")
+    # A partial run keeps its own file, so that it does not replace the whole run's.
+    name = f"{args.scenario}.json" if args.scenario else "latest.json"
+    write_json(ctx.results, ROOT / "bench" / "results" / name)
+    print(f"\nwritten: bench/results/{name} ({len(ctx.results)} figures)")
     return 0
 
 

@@ -1,0 +1,1 @@
+"""Reference servers that the bench measures Tarmac against (optional, ``make bench-reference``)."""
