@@ -19,12 +19,15 @@ class AuditEvent(models.Model):
     ``actor`` is empty for the system (beat reconcilers, expiry).
     """
 
+    # actor and team are indexed by the (actor, -id) and (team, -id) indexes below; every
+    # write in Tarmac appends an event, so no index is kept twice.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="audit_events",
+        db_index=False,
     )
     actor_label = models.CharField(max_length=150)
     verb = models.CharField(max_length=64)
@@ -32,7 +35,12 @@ class AuditEvent(models.Model):
     target_id = models.CharField(max_length=64)
     target_repr = models.CharField(max_length=200, blank=True)
     team = models.ForeignKey(
-        "accounts.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)

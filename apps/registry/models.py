@@ -43,8 +43,8 @@ class RegisteredModel(models.Model):
     """
 
     name = models.CharField(max_length=200, validators=[model_name_validator])
-    team = models.ForeignKey(
-        "accounts.Team", on_delete=models.PROTECT, related_name="registered_models"
+    team = models.ForeignKey(  # indexed by (team, -updated_at) below
+        "accounts.Team", on_delete=models.PROTECT, related_name="registered_models", db_index=False
     )
     description = models.TextField(blank=True)
     catalog_entity_ref = models.CharField(
@@ -99,10 +99,14 @@ class ModelVersion(models.Model):
 
     Status = VersionStatus
 
-    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
+    # Indexed by the (model, version) and (model, -id) indexes below: every index is
+    # paid for on each upload, so none is kept twice.
+    model = models.ForeignKey(
+        RegisteredModel, on_delete=models.CASCADE, related_name="versions", db_index=False
+    )
     version = models.PositiveIntegerField()
     source_uri = models.CharField(max_length=1000)
-    run_id = models.CharField(max_length=64, blank=True, db_index=True)
+    run_id = models.CharField(max_length=64, blank=True)
     run_link = models.URLField(max_length=1000, blank=True)
     framework = models.CharField(max_length=64, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
@@ -128,6 +132,8 @@ class ModelVersion(models.Model):
             models.Index(fields=["model", "-id"], name="registry_version_model_id"),
             models.Index(fields=["model", "stage"], name="registry_version_model_stage"),
             models.Index(fields=["framework", "model"], name="registry_version_framework"),
+            # Equality only (no LIKE), so not the pattern-ops twin that db_index adds.
+            models.Index(fields=["run_id"], name="registry_version_run_id"),
         ]
 
     def __str__(self) -> str:
@@ -137,7 +143,10 @@ class ModelVersion(models.Model):
 class VersionTag(models.Model):
     """A key/value tag on a model version."""
 
-    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="tags")
+    # Indexed by the (version, key) constraint.
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="tags", db_index=False
+    )
     key = models.CharField(max_length=100)
     value = models.CharField(max_length=500, blank=True)
 
