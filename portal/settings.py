@@ -143,7 +143,8 @@ AXES_ENABLED = env_bool("LOGIN_THROTTLE_ENABLED", default=True)
 # --- Internationalisation ------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
-USE_I18N = True
+# English only: no catalogs to look up on every rendered value.
+USE_I18N = False
 USE_TZ = True
 
 # --- Static files ---------------------------------------------------------------------
