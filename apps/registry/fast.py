@@ -32,7 +32,7 @@ from django.db.models.functions import Lower
 from apps.accounts.models import Team
 from apps.audit.models import AuditEvent
 from apps.audit.services import insert_select
-from apps.core.db import fetch, is_postgres
+from apps.core.db import columns, fetch, instance, is_postgres
 from apps.registry.models import ModelAlias, ModelVersion, RegisteredModel
 from apps.registry.payloads import MODEL_FIELDS, VERSION_FIELDS, model_payloads, version_payloads
 
@@ -210,15 +210,17 @@ def page_body(key: str, rows: Sequence[tuple[Any, str]], next_token: str | None)
 
 # --- writes --------------------------------------------------------------------------
 
+_MODEL_FIELDS, _MODEL_COLUMNS = columns(RegisteredModel, "m")
 _INSERT_VERSION_SQL = """
 WITH n AS (
-    UPDATE registry_registeredmodel SET latest_version = latest_version + 1, updated_at = %s
-    WHERE id = %s RETURNING latest_version, name
+    UPDATE registry_registeredmodel m
+    SET latest_version = latest_version + 1, updated_at = %s
+    WHERE {which} RETURNING {model_columns}
 ), v AS (
     INSERT INTO registry_modelversion (model_id, version, source_uri, run_id, run_link,
         framework, metadata, status, stage, description, created_by_id, created_at,
         updated_at)
-    SELECT %s, n.latest_version, %s, %s, %s, %s, %s::jsonb, %s, '', %s, %s, %s, %s FROM n
+    SELECT n.id, n.latest_version, %s, %s, %s, %s, %s::jsonb, %s, '', %s, %s, %s, %s FROM n
     RETURNING id, version
 ), t AS (
     INSERT INTO registry_versiontag (version_id, key, value)
@@ -226,26 +228,45 @@ WITH n AS (
 ), a AS (
     {audit} FROM v, n
 )
-SELECT id, version FROM v
+SELECT v.id, v.version, n.* FROM v, n
 """
-# The audit event's columns that only the statement knows: the new row's id and number.
+# The model by id, or by name (any case) among the teams the actor may write to (None:
+# any team, for operators).
+_BY_ID = "m.id = %s"
+_BY_NAME = "lower(m.name) = %s AND (%s::bigint[] IS NULL OR m.team_id = ANY(%s::bigint[]))"
+# The audit event's columns that only the statement knows: the new row's id and number,
+# and the model's team.
 _AUDIT_COMPUTED = {
     "target_id": ("v.id::text", []),
     "target_repr": ("left(n.name || ' v' || v.version, 200)", []),
+    "team_id": ("n.team_id", []),
 }
 
 
 def insert_version(
-    *, model_id: int, fields: dict[str, Any], tags: dict[str, str], now: Any, audit: AuditEvent
-) -> tuple[int, int] | None:
+    *,
+    model_id: int | None = None,
+    name: str | None = None,
+    team_ids: list[int] | None = None,
+    fields: dict[str, Any],
+    tags: dict[str, str],
+    now: Any,
+    audit: AuditEvent,
+) -> tuple[int, int, RegisteredModel] | None:
     """Take the model's next version number and insert the version, its tags and its
-    audit event in one statement (PostgreSQL only). Returns (id, number), or None when
-    the model is gone.
+    audit event in one statement (PostgreSQL only). The model is ``model_id``, or the
+    one called ``name`` if it belongs to one of ``team_ids``. Returns (id, number, the
+    updated model), or None when there is no such model.
 
     The UPDATE row-locks the model, so concurrent uploads get consecutive numbers. As one
     statement it needs no BEGIN/COMMIT round trips, and outside a transaction the lock is
     held only while the statement runs and commits — uploads to one model queue behind
     each other for that long, not for several round trips."""
+    which_params: list[Any]
+    if model_id is not None:
+        which, which_params = _BY_ID, [model_id]
+    else:
+        which, which_params = _BY_NAME, [(name or "").lower(), team_ids, team_ids]
     after = dict(audit.after or {})
     after.pop("version", None)
     audit_sql, audit_params = insert_select(
@@ -255,12 +276,12 @@ def insert_version(
             "after": ("%s::jsonb || jsonb_build_object('version', v.version)", [json.dumps(after)]),
         },
     )
+    sql = _INSERT_VERSION_SQL.format(which=which, model_columns=_MODEL_COLUMNS, audit=audit_sql)
     rows = fetch(
-        _INSERT_VERSION_SQL.format(audit=audit_sql),
+        sql,
         [
             now,
-            model_id,
-            model_id,
+            *which_params,
             fields["source_uri"],
             fields["run_id"],
             fields["run_link"],
@@ -276,4 +297,7 @@ def insert_version(
             *audit_params,
         ],
     )
-    return (rows[0][0], rows[0][1]) if rows else None
+    if not rows:
+        return None
+    row = rows[0]
+    return row[0], row[1], instance(RegisteredModel, _MODEL_FIELDS, row[2:])

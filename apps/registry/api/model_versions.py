@@ -20,7 +20,6 @@ from apps.registry.api.common import (
     PAGE_PARAMS,
     _gate_failed_response,
     _json,
-    _model_by_name,
     _valid,
     _version,
 )
@@ -123,9 +122,8 @@ class ModelVersionViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         """Register the next version of a model (404 when the model does not exist)."""
         data = _valid(VersionCreateIn, request.data)
-        model = _model_by_name(data["name"])
         version = services.create_version(
-            model,
+            data["name"],
             actor=request.user,
             source_uri=data["source"],
             run_id=data["run_id"],

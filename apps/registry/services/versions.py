@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Team
+from apps.accounts.roles import is_operator, team_ids_of
 from apps.audit.services import build_event, record
 from apps.core.errors import Conflict, DomainError
 from apps.registry import fast
@@ -134,7 +135,7 @@ def update_model(
 
 
 def create_version(
-    model: RegisteredModel,
+    model: RegisteredModel | str,
     *,
     actor: Any,
     source_uri: str,
@@ -146,12 +147,19 @@ def create_version(
     tags: Any = None,
     status: str = VersionStatus.READY,
 ) -> ModelVersion:
-    """Register the next version of ``model``.
+    """Register the next version of ``model`` (or of the model with that name, any case).
 
     The number comes from ``UPDATE … SET latest_version = latest_version + 1 RETURNING``,
     which row-locks the model: concurrent uploads get consecutive numbers, never the same.
+    On PostgreSQL, given a name (the API's upload), finding the model, checking that the
+    actor may write to it, numbering, inserting and auditing are one statement; only when
+    it writes nothing does a second query tell a missing model from a forbidden one.
     """
-    _require_member(actor, model.team_id, "register versions of this model")
+    known = model if isinstance(model, RegisteredModel) else None
+    if known is None and connection.vendor != "postgresql":
+        known = _model_named(str(model))
+    if known is not None:
+        _require_member(actor, known.team_id, WHAT)
     source_uri = (source_uri or "").strip()
     if not source_uri:
         raise DomainError("Give the artefact's source URI (e.g. s3://…/model).", field="source")
@@ -191,27 +199,39 @@ def create_version(
         actor=actor,
         verb="registry.version_created",
         target_type=ModelVersion._meta.label_lower,
-        team=model.team,
         after={"source": source_uri, "run_id": run_id, "status": status},
     )
     if connection.vendor == "postgresql":
         # One statement: number, version row, tags and audit event (fast.insert_version).
-        inserted = fast.insert_version(
-            model_id=model.pk, fields=fields, tags=tag_map, now=now, audit=audit
-        )
+        if known is not None:
+            inserted = fast.insert_version(
+                model_id=known.pk, fields=fields, tags=tag_map, now=now, audit=audit
+            )
+        else:
+            inserted = fast.insert_version(
+                name=str(model),
+                team_ids=None if is_operator(actor) else sorted(team_ids_of(actor)),
+                fields=fields,
+                tags=tag_map,
+                now=now,
+                audit=audit,
+            )
+            if inserted is None:
+                _require_member(actor, _model_named(str(model)).team_id, WHAT)
         if inserted is None:
             raise RegistryNotFound("The model no longer exists.")
-        pk, number = inserted
+        pk, number, target = inserted
         version = ModelVersion(
-            id=pk, model=model, version=number, created_at=now, updated_at=now, **fields
+            id=pk, model=target, version=number, created_at=now, updated_at=now, **fields
         )
         version._state.adding = False  # the row exists: it was inserted above
         version._state.db = connection.alias
     else:
+        target = known or _model_named(str(model))
         with transaction.atomic():
             version = ModelVersion.objects.create(
-                model=model,
-                version=_next_version_number(model.pk, now),
+                model=target,
+                version=_next_version_number(target.pk, now),
                 created_at=now,
                 updated_at=now,
                 **fields,
@@ -220,15 +240,26 @@ def create_version(
                 VersionTag.objects.bulk_create(
                     [VersionTag(version=version, key=k, value=v) for k, v in tag_map.items()]
                 )
+            audit.team_id = target.team_id
             audit.target_id, audit.target_repr = str(version.pk), str(version)[:200]
             audit.after = {"version": version.version, **(audit.after or {})}
             audit.save()
-    model.latest_version = version.version
-    model.updated_at = now
-    version.model = model
+    target.latest_version = version.version
+    target.updated_at = now
+    version.model = target
     version.created_by = user
     version._prefetched_tags = tag_map  # type: ignore[attr-defined]
     return version
+
+
+WHAT = "register versions of this model"
+
+
+def _model_named(name: str) -> RegisteredModel:
+    model = fast.model_by_name(name)
+    if model is None:
+        raise RegistryNotFound(f"No registered model is called {name!r}.", field="name")
+    return model
 
 
 def _next_version_number(model_id: int, now: Any) -> int:
