@@ -135,14 +135,16 @@ _TEAM_FIELDS, _TEAM_COLS = db.columns(Team, "m")
 # Every API call runs this, so it is one prepared statement (apps/core/db.py): the
 # token, its user and team, the user's memberships and whether they are a platform lead.
 _TOKEN_SQL = f"""
-SELECT {_TOKEN_COLS}, {_USER_COLS}, {_TEAM_COLS},
-    ARRAY(SELECT ms.team_id FROM accounts_membership ms WHERE ms.user_id = u.id ORDER BY ms.id),
-    ARRAY(SELECT ms.role FROM accounts_membership ms WHERE ms.user_id = u.id ORDER BY ms.id),
+SELECT {_TOKEN_COLS}, {_USER_COLS}, {_TEAM_COLS}, ms.team_ids, ms.roles,
     EXISTS(SELECT 1 FROM auth_user_groups ug JOIN auth_group g ON g.id = ug.group_id
            WHERE ug.user_id = u.id AND g.name = %s)
 FROM accounts_apitoken t
 JOIN auth_user u ON u.id = t.user_id
 LEFT JOIN accounts_team m ON m.id = t.team_id
+CROSS JOIN LATERAL (
+    SELECT array_agg(team_id ORDER BY id) AS team_ids, array_agg(role ORDER BY id) AS roles
+    FROM accounts_membership WHERE user_id = u.id
+) ms
 WHERE t.key_hash = %s AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > %s)
 """
 
@@ -161,7 +163,8 @@ def _usable_token(key_hash: str, now: Any) -> ApiToken | None:
     token.user = user
     token.team = db.instance(Team, _TEAM_FIELDS, row[a + b : a + b + c]) if token.team_id else None
     team_ids, team_roles, is_lead = row[a + b + c :]
-    remember_roles(user, memberships=dict(zip(team_ids, team_roles, strict=True)), is_lead=is_lead)
+    memberships = dict(zip(team_ids or [], team_roles or [], strict=True))
+    remember_roles(user, memberships=memberships, is_lead=is_lead)
     return token
 
 

@@ -10,8 +10,9 @@ caller.
 
 Django opens connections with ``prepare_threshold=None`` (no prepared statements, for
 transaction-mode PgBouncer before 1.21); ``DB_PREPARED_STATEMENTS=false`` in the
-environment turns them off here too. Statements still go through Django's cursor wrapper, so query
-logging and counting (``CaptureQueriesContext``) see them like any other query.
+environment turns them off here too. Statements still go through Django's cursor
+wrapper, so query logging and counting (``CaptureQueriesContext``) see them like any
+other query.
 """
 
 from __future__ import annotations

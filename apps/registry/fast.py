@@ -141,10 +141,10 @@ def version_by_alias(name: str, alias: str) -> str | None:
 
 # --- models --------------------------------------------------------------------------
 
+_MODEL_FIELDS, _MODEL_COLUMNS = columns(RegisteredModel, "m")
+_TEAM_FIELDS, _TEAM_COLUMNS = columns(Team, "t")
 _MODEL_BY_NAME_SQL = (
-    "SELECT m.id, m.name, m.team_id, m.description, m.catalog_entity_ref, m.latest_version, "
-    "m.created_by_id, m.created_at, m.updated_at, t.slug, t.name, t.cost_centre, "
-    "t.description, t.created_at "
+    f"SELECT {_MODEL_COLUMNS}, {_TEAM_COLUMNS} "
     "FROM registry_registeredmodel m JOIN accounts_team t ON t.id = m.team_id "
     "WHERE lower(m.name) = %s"
 )
@@ -162,27 +162,9 @@ def model_by_name(name: str) -> RegisteredModel | None:
     rows = fetch(_MODEL_BY_NAME_SQL, [name.lower()])
     if not rows:
         return None
-    r: tuple[Any, ...] = rows[0]
-    model = RegisteredModel.from_db(
-        "default",
-        [
-            "id",
-            "name",
-            "team_id",
-            "description",
-            "catalog_entity_ref",
-            "latest_version",
-            "created_by_id",
-            "created_at",
-            "updated_at",
-        ],
-        r[:9],
-    )
-    model.team = Team.from_db(
-        "default",
-        ["id", "slug", "name", "cost_centre", "description", "created_at"],
-        (r[2], *r[9:14]),
-    )
+    split = len(_MODEL_FIELDS)
+    model = instance(RegisteredModel, _MODEL_FIELDS, rows[0][:split])
+    model.team = instance(Team, _TEAM_FIELDS, rows[0][split:])
     return model
 
 
@@ -210,7 +192,6 @@ def page_body(key: str, rows: Sequence[tuple[Any, str]], next_token: str | None)
 
 # --- writes --------------------------------------------------------------------------
 
-_MODEL_FIELDS, _MODEL_COLUMNS = columns(RegisteredModel, "m")
 _INSERT_VERSION_SQL = """
 WITH n AS (
     UPDATE registry_registeredmodel m
@@ -267,13 +248,14 @@ def insert_version(
         which, which_params = _BY_ID, [model_id]
     else:
         which, which_params = _BY_NAME, [(name or "").lower(), team_ids, team_ids]
-    after = dict(audit.after or {})
-    after.pop("version", None)
     audit_sql, audit_params = insert_select(
         audit,
         {
             **_AUDIT_COMPUTED,
-            "after": ("%s::jsonb || jsonb_build_object('version', v.version)", [json.dumps(after)]),
+            "after": (
+                "%s::jsonb || jsonb_build_object('version', v.version)",
+                [json.dumps(audit.after or {})],
+            ),
         },
     )
     sql = _INSERT_VERSION_SQL.format(which=which, model_columns=_MODEL_COLUMNS, audit=audit_sql)

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 
 from apps.accounts.models import ApiToken
 from apps.core.errors import NotAllowed
-from apps.registry import fast
 from apps.registry.errors import GateFailed, RegistryNotFound
 from apps.registry.models import (
     ModelVersion,
@@ -25,13 +24,6 @@ def _valid(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
     body = serializer_class(data=data)
     body.is_valid(raise_exception=True)
     return dict(body.validated_data)
-
-
-def _model_by_name(name: str) -> RegisteredModel:
-    model = fast.model_by_name(name)
-    if model is None:
-        raise RegistryNotFound(f"No registered model is called {name!r}.", field="name")
-    return model
 
 
 def _model_id_by_name(name: str) -> int | None:

@@ -20,7 +20,6 @@ from apps.registry.api.common import (
     NAME_PARAM,
     PAGE_PARAMS,
     _json,
-    _model_by_name,
     _model_id_by_name,
     _valid,
 )
@@ -116,14 +115,14 @@ class RegisteredModelViewSet(viewsets.GenericViewSet):
     @extend_schema(parameters=[NAME_PARAM], responses={200: RegisteredModelOut, 404: ErrorOut})
     def retrieve(self, request: Request, name: str) -> Response:
         """Get a model by name (any case)."""
-        return Response(self._one(_model_by_name(name).pk))
+        return Response(self._one(services.model_named(name).pk))
 
     @extend_schema(
         parameters=[NAME_PARAM], request=ModelPatchIn, responses={200: RegisteredModelOut}
     )
     def partial_update(self, request: Request, name: str) -> Response:
         """Change the description, catalog link or tags (tags replace the set)."""
-        model = _model_by_name(name)
+        model = services.model_named(name)
         data = _valid(ModelPatchIn, request.data)
         services.update_model(
             model,
@@ -164,7 +163,7 @@ class RegisteredModelViewSet(viewsets.GenericViewSet):
     def alias(self, request: Request, name: str, alias: str) -> HttpResponse:
         if request.method == "GET":
             return _json(_version_by_alias(name, alias).encode())
-        model = _model_by_name(name)
+        model = services.model_named(name)
         if request.method == "DELETE":
             data = _valid(AliasDeleteIn, request.data or {})
             services.delete_alias(model, alias, actor=request.user, reason=data["reason"])

@@ -90,6 +90,9 @@ from apps.registry.services.versions import (
     create_version as create_version,
 )
 from apps.registry.services.versions import (
+    model_named as model_named,
+)
+from apps.registry.services.versions import (
     update_model as update_model,
 )
 from apps.registry.services.versions import (

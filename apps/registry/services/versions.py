@@ -109,13 +109,7 @@ def update_model(
             model.catalog_entity_ref = ref
             fields.append("catalog_entity_ref")
         if tag_map is not None:
-            old = dict(model.tags.values_list("key", "value"))
-            if old != tag_map:
-                before["tags"], after["tags"] = old, tag_map
-                model.tags.all().delete()
-                ModelTag.objects.bulk_create(
-                    [ModelTag(model=model, key=k, value=v) for k, v in tag_map.items()]
-                )
+            _replace_tags(model, ModelTag, "model", tag_map, before, after)
         if not after:
             return model
         model.updated_at = timezone.now()
@@ -157,7 +151,7 @@ def create_version(
     """
     known = model if isinstance(model, RegisteredModel) else None
     if known is None and connection.vendor != "postgresql":
-        known = _model_named(str(model))
+        known = model_named(str(model))
     if known is not None:
         _require_member(actor, known.team_id, WHAT)
     source_uri = (source_uri or "").strip()
@@ -217,7 +211,7 @@ def create_version(
                 audit=audit,
             )
             if inserted is None:
-                _require_member(actor, _model_named(str(model)).team_id, WHAT)
+                _require_member(actor, model_named(str(model)).team_id, WHAT)
         if inserted is None:
             raise RegistryNotFound("The model no longer exists.")
         pk, number, target = inserted
@@ -227,7 +221,7 @@ def create_version(
         version._state.adding = False  # the row exists: it was inserted above
         version._state.db = connection.alias
     else:
-        target = known or _model_named(str(model))
+        target = known or model_named(str(model))
         with transaction.atomic():
             version = ModelVersion.objects.create(
                 model=target,
@@ -252,10 +246,30 @@ def create_version(
     return version
 
 
+def _replace_tags(
+    owner: Any,
+    tag_model: Any,
+    owner_field: str,
+    tag_map: dict[str, str],
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Replace ``owner.tags`` with ``tag_map`` when they differ, noting both in the diff."""
+    old = dict(owner.tags.values_list("key", "value"))
+    if old == tag_map:
+        return
+    before["tags"], after["tags"] = old, tag_map
+    owner.tags.all().delete()
+    tag_model.objects.bulk_create(
+        [tag_model(**{owner_field: owner}, key=k, value=v) for k, v in tag_map.items()]
+    )
+
+
 WHAT = "register versions of this model"
 
 
-def _model_named(name: str) -> RegisteredModel:
+def model_named(name: str) -> RegisteredModel:
+    """The model called ``name`` (any case), with its team; RegistryNotFound otherwise."""
     model = fast.model_by_name(name)
     if model is None:
         raise RegistryNotFound(f"No registered model is called {name!r}.", field="name")
@@ -311,13 +325,7 @@ def update_version(
             version.description = description
             fields.append("description")
         if tag_map is not None:
-            old = dict(version.tags.values_list("key", "value"))
-            if old != tag_map:
-                before["tags"], after["tags"] = old, tag_map
-                version.tags.all().delete()
-                VersionTag.objects.bulk_create(
-                    [VersionTag(version=version, key=k, value=v) for k, v in tag_map.items()]
-                )
+            _replace_tags(version, VersionTag, "version", tag_map, before, after)
         if not after:
             return version
         version.updated_at = timezone.now()
