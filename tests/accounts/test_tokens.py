@@ -126,6 +126,15 @@ def test_another_teams_token_cannot_be_seen_or_revoked(
     assert issued.token.revoked_at is None
 
 
+@pytest.mark.parametrize("method", ["get", "delete"])
+def test_a_malformed_token_id_is_a_json_404(member: Any, method: str) -> None:
+    api = APIClient()
+    api.force_authenticate(member)
+    response = getattr(api, method)("/api/v1/tokens/null,null/")
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
 def test_a_member_may_not_revoke_their_teams_token(member: Any, maintainer: Any, team: Any) -> None:
     issued = services.create_token(actor=maintainer, name="ci", team=team)
     with pytest.raises(NotAllowed):
