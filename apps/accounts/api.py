@@ -100,7 +100,9 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="null for a personal token"
+    )
     acts_as = serializers.CharField(source="user.username", read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True)
 

@@ -35,11 +35,13 @@ REF_REGEX = r"[A-Za-z]+:[^/]+/[^/]+"
 class EntitySerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner_ref", read_only=True)
     owner_team: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(
-        slug_field="slug", read_only=True
+        slug_field="slug", read_only=True, allow_null=True
     )
     system = serializers.CharField(source="system_ref", read_only=True)
     domain = serializers.CharField(source="domain_ref", read_only=True)
-    ingested_from = serializers.CharField(source="source.name", read_only=True, default=None)
+    ingested_from = serializers.CharField(
+        source="source.name", read_only=True, default=None, allow_null=True
+    )
     orphaned = serializers.BooleanField(source="is_orphaned", read_only=True)
 
     class Meta:
@@ -132,8 +134,12 @@ PROBLEMS = inline_serializer(
     {
         "detail": serializers.CharField(),
         "code": serializers.CharField(),
-        "errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()), required=False
+        ),
+        # Only when the YAML itself is invalid (not for a missing field of the request).
         "problems": serializers.ListField(
+            required=False,
             child=inline_serializer(
                 "CatalogDescriptorProblem",
                 {
@@ -142,7 +148,7 @@ PROBLEMS = inline_serializer(
                     "field": serializers.CharField(),
                     "message": serializers.CharField(),
                 },
-            )
+            ),
         ),
     },
 )

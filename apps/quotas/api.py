@@ -47,8 +47,10 @@ class QuotaRequestOut(serializers.ModelSerializer):
     cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
     namespace = serializers.SlugRelatedField(slug_field="name", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    ended_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    ended_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     operation = serializers.SerializerMethodField()
     drifted = serializers.SerializerMethodField()
 

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.errors import DomainError
+from apps.core.openapi import ErrorOut
 from apps.registry import fast, services
 from apps.registry.api.common import (
     PAGE_PARAMS,
@@ -25,7 +26,6 @@ from apps.registry.api.common import (
 )
 from apps.registry.api.promotions import _promotion
 from apps.registry.api.serializers import (
-    ErrorOut,
     EvalBatchIn,
     EvalBatchOut,
     EvalResultOut,

@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.openapi import ErrorOut
 from apps.registry import services
 from apps.registry.api.common import (
     PAGE_PARAMS,
@@ -18,7 +19,7 @@ from apps.registry.api.common import (
     _personal_token_only,
     _valid,
 )
-from apps.registry.api.serializers import DecisionIn, ErrorOut, PromotionOut, PromotionPage
+from apps.registry.api.serializers import DecisionIn, PromotionOut, PromotionPage
 from apps.registry.choices import PromotionStatus
 from apps.registry.errors import GateFailed, RegistryNotFound
 from apps.registry.models import (

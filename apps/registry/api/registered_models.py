@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import ApiToken, Team
 from apps.core.errors import DomainError
+from apps.core.openapi import ErrorOut
 from apps.registry import fast, services
 from apps.registry.api.common import (
     ALIAS_PARAM,
@@ -26,7 +27,6 @@ from apps.registry.api.common import (
 from apps.registry.api.serializers import (
     AliasDeleteIn,
     AliasSetIn,
-    ErrorOut,
     ModelCreateIn,
     ModelPatchIn,
     ModelVersionOut,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 
@@ -31,6 +32,7 @@ class RegisteredModelOut(serializers.Serializer):
     last_updated_timestamp = serializers.IntegerField(help_text="ms since the epoch")
 
 
+@extend_schema_serializer(many=False)  # a page object, also from the list action
 class RegisteredModelPage(serializers.Serializer):
     registered_models = RegisteredModelOut(many=True)
     next_page_token = serializers.CharField(allow_null=True)
@@ -55,6 +57,7 @@ class ModelVersionOut(serializers.Serializer):
     last_updated_timestamp = serializers.IntegerField()
 
 
+@extend_schema_serializer(many=False)  # a page object, also from the list action
 class ModelVersionPage(serializers.Serializer):
     model_versions = ModelVersionOut(many=True)
     next_page_token = serializers.CharField(allow_null=True)
@@ -108,15 +111,10 @@ class PromotionOut(serializers.Serializer):
     gate = GateOut()
 
 
+@extend_schema_serializer(many=False)  # a page object, also from the list action
 class PromotionPage(serializers.Serializer):
     promotion_requests = PromotionOut(many=True)
     next_page_token = serializers.CharField(allow_null=True)
-
-
-class ErrorOut(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    errors = serializers.DictField(required=False)  # type: ignore[assignment]
 
 
 # --- request bodies --------------------------------------------------------------------
