@@ -344,8 +344,15 @@ def _act(
 
 
 def _next_url(request: HttpRequest, req: QuotaRequest) -> str:
+    """The page the form came from (a path on this site), else the request's page.
+
+    Only a path that starts with "/" is taken: ``redirect`` would look up any other word
+    as a URL name.
+    """
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
         return target
     return reverse("quotas:request-detail", args=[req.pk])
 

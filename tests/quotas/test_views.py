@@ -423,6 +423,24 @@ def test_the_requester_cancels_from_the_request_page(
     assert QuotaRequest.objects.get(pk=req.pk).status == S.CANCELLED
 
 
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"),
+    [
+        ("/quotas/?status=submitted", "/quotas/?status=submitted"),
+        ("abc", None),
+        ("https://evil.example/", None),
+    ],
+)
+def test_after_an_action_only_a_path_on_this_site_is_followed(
+    client: Any, member: Any, queue: dict[str, Any], next_url: str, lands_on: str | None
+) -> None:
+    req = queue["old"]
+    client.force_login(member)
+    response = client.post(f"/quotas/{req.pk}/cancel/", {"reason": "not needed", "next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == (lands_on or f"/quotas/{req.pk}/")
+
+
 # --- permission matrix ---------------------------------------------------------------
 
 
