@@ -21,6 +21,7 @@ from apps.core import services
 from apps.core.choices import OperationStatus
 from apps.core.errors import DomainError
 from apps.core.http import AuthedHttpRequest
+from apps.core.middleware import NulCharacter
 from apps.core.models import Operation
 from apps.core.nav import APPROVAL_SOURCES, OPEN_REQUEST_SOURCES
 
@@ -157,6 +158,8 @@ def _error(request: HttpRequest, status: int, title: str, message: str) -> HttpR
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, NulCharacter):
+        return _error(request, 400, "Bad request", str(exception))
     return _error(request, 400, "Bad request", "The request could not be understood.")
 
 

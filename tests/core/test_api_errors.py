@@ -64,3 +64,23 @@ def test_the_openapi_schema_describes_the_api(api: APIClient) -> None:
     schema = response.json()
     assert "/api/v1/me/" in schema["paths"]
     assert "tokenAuth" in schema["components"]["securitySchemes"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("get", "/api/v1/operations/?kind=a%00b", None),
+        ("get", "/api/v1/catalog/entities/component:default/a%00b/", None),
+        ("post", "/api/v1/registered-models/", '{"name": "a\\u0000b"}'),
+        ("post", "/api/v1/registered-models/", '{"name": "ok", "tags": {"k": "v\\u0000"}}'),
+    ],
+)
+def test_a_nul_character_anywhere_is_a_json_400(
+    api: APIClient, method: str, url: str, body: str | None
+) -> None:
+    if body is None:
+        response = getattr(api, method)(url)
+    else:
+        response = getattr(api, method)(url, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "NUL character" in response.json()["detail"]

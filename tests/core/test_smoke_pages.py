@@ -38,3 +38,13 @@ def test_unknown_api_url_answers_json_404(client: Client, member: Any) -> None:
     response = client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_a_nul_character_in_a_filter_or_form_is_a_400_page(client: Client, member: Any) -> None:
+    client.force_login(member)
+    response = client.get("/operations/?kind=a%00b")
+    assert response.status_code == 400
+    assert b"NUL character" in response.content
+    response = client.post("/accounts/tokens/", {"name": "laptop\x00"})
+    assert response.status_code == 400
+    assert b"NUL character" in response.content
