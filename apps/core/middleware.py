@@ -60,7 +60,9 @@ class RejectNulCharactersMiddleware:
             or "%00" in request.META.get("QUERY_STRING", "")
             or (request.method in {"POST", "PUT", "PATCH"} and _body_has_nul(request))
         ):
-            raise NulCharacter(NUL_MESSAGE)
+            from apps.core.views import bad_request  # the portal's 400, also under DEBUG
+
+            return bad_request(request, NulCharacter(NUL_MESSAGE))
         return self.get_response(request)
 
 
