@@ -24,6 +24,13 @@ from drf_spectacular import openapi
 from rest_framework import permissions, serializers
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+ERROR_DESCRIPTIONS = {
+    "400": "Invalid input: see `errors` for the fields",
+    "401": "No valid token or session",
+    "403": "Signed in, but not allowed to do this",
+    "404": "No such object, or not one you may see",
+    "409": "The object changed first, or already exists",
+}
 
 
 class ErrorOut(serializers.Serializer):
@@ -46,6 +53,7 @@ class AutoSchema(openapi.AutoSchema):
         for code in self.error_statuses():
             if code not in bodies:
                 bodies[code] = self._get_response_for_code(ErrorOut, code, direction=direction)
+                bodies[code]["description"] = ERROR_DESCRIPTIONS[code]
         return bodies
 
     def error_statuses(self) -> list[str]:
