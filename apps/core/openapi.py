@@ -58,11 +58,12 @@ class AutoSchema(openapi.AutoSchema):
 
     def error_statuses(self) -> list[str]:
         codes = []
-        if self.method in BODY_METHODS or (self.method == "GET" and self._is_list_view()):
+        is_list = self.method == "GET" and self._is_list_view()
+        if self.method in BODY_METHODS or is_list:
             codes.append("400")
         if not self._allows_anyone():
             codes += ["401", "403"]
-        if uritemplate.variables(self.path) or (self.method == "GET" and self._is_list_view()):
+        if uritemplate.variables(self.path) or is_list:
             codes.append("404")
         if self.method in BODY_METHODS:
             codes.append("409")
